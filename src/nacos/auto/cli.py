@@ -1,0 +1,123 @@
+"""The ``nacos-serving`` command: ``server`` runs the embedded registry, ``demo`` shows it working."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from nacos.auto import __version__
+
+EXIT_USAGE = 2
+
+
+def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from nacos.auto.server.app import DEFAULT_DATA_DIR
+
+    p = sub.add_parser(
+        "server",
+        help="run the embedded Nacos-compatible registry",
+        description="Run the embedded, single-node, Nacos-compatible registry (gRPC + HTTP open API).",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8848, help="HTTP port, 0 for any free one (default 8848)")
+    p.add_argument("--grpc-port", type=int, default=None, help="gRPC port (default HTTP port + 1000)")
+    store = p.add_mutually_exclusive_group()
+    store.add_argument(
+        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=f"where state is kept (default {DEFAULT_DATA_DIR}/)"
+    )
+    store.add_argument("--in-memory", action="store_true", help="keep nothing on disk")
+    p.add_argument("--auth", metavar="USER:PASS", default=None, help="require login with these credentials")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--idle-probe-seconds", type=float, default=20.0, help=argparse.SUPPRESS)
+    p.set_defaults(run=_run_server)
+
+
+def _run_server(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from nacos.auto.server.app import PortInUse, RegistryServer, ServerOptions
+    from nacos.auto.server.auth import Credentials
+    from nacos.auto.server.registry import Timing
+
+    for name in ("port", "grpc_port"):
+        value = getattr(args, name)
+        if value is not None and not 0 <= value <= 65535:
+            parser.error(f"--{name.replace('_', '-')} {value} is out of range 0..65535")
+    credentials = None
+    if args.auth is not None:
+        try:
+            credentials = Credentials.parse(args.auth)
+        except ValueError as exc:
+            parser.error(f"--auth: {exc}")
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = ServerOptions(
+        host=args.host,
+        port=args.port,
+        grpc_port=args.grpc_port,
+        data_dir=None if args.in_memory else args.data_dir,
+        credentials=credentials,
+        timing=Timing(idle_probe_after=args.idle_probe_seconds),
+    )
+
+    async def main() -> int:
+        server = RegistryServer(options)
+        try:
+            await server.start()
+        except PortInUse as exc:
+            print(f"nacos-serving server: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        where = "in memory" if options.data_dir is None else f"data in {options.data_dir}"
+        auth = "auth on" if credentials else "auth off"
+        print(
+            f"nacos-serving registry ready: http=http://{server.http_address}/nacos"
+            f" grpc={server.grpc_address} ({where}, {auth})",
+            flush=True,
+        )
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+        print("nacos-serving registry stopped", flush=True)
+        return 0
+
+    return asyncio.run(main())
+
+
+def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="start the embedded registry and show registration, push and config")
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from nacos.auto.demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nacos-serving", description="Nacos for Python services.")
+    parser.add_argument("--version", action="version", version=f"nacos-serving {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _server_parser(sub)
+    _demo_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    result: int = args.run(args, parser)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
