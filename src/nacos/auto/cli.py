@@ -27,7 +27,10 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     p.add_argument("--grpc-port", type=int, default=None, help="gRPC port (default HTTP port + 1000)")
     store = p.add_mutually_exclusive_group()
     store.add_argument(
-        "--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=f"where state is kept (default {DEFAULT_DATA_DIR}/)"
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help=f"where state is kept (default {DEFAULT_DATA_DIR}/)",
     )
     store.add_argument("--in-memory", action="store_true", help="keep nothing on disk")
     p.add_argument("--auth", metavar="USER:PASS", default=None, help="require login with these credentials")

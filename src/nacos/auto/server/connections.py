@@ -31,7 +31,7 @@ class Connection:
     labels: dict[str, str]
     tenant: str
     outbox: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
-    pending: dict[str, asyncio.Future[models.Response]] = field(default_factory=dict)
+    pending: dict[str, asyncio.Future[models.Response | None]] = field(default_factory=dict)
     last_active: float = field(default_factory=time.monotonic)
     probing: bool = False
     closed: bool = False
@@ -79,7 +79,7 @@ class ConnectionManager:
         conn.closed = True
         for future in conn.pending.values():
             if not future.done():
-                future.cancel()
+                future.set_result(None)  # nobody will answer now
         conn.pending.clear()
         log.debug("connection %s ended", conn.id)
         self._on_disconnect(conn)
@@ -94,17 +94,13 @@ class ConnectionManager:
         if conn.closed:
             return None
         request.request_id = self.next_request_id()
-        future: asyncio.Future[models.Response] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[models.Response | None] = asyncio.get_running_loop().create_future()
         conn.pending[request.request_id] = future
         conn.outbox.put_nowait(codec.encode(request))
         try:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
             return None
-        except asyncio.CancelledError:
-            if _current_task_cancelling():
-                raise
-            return None  # the answer was cancelled because the connection ended
         finally:
             conn.pending.pop(request.request_id, None)
 
@@ -156,11 +152,6 @@ class ConnectionManager:
                 conn.touch()
         finally:
             conn.probing = False
-
-
-def _current_task_cancelling() -> bool:
-    task = asyncio.current_task()
-    return bool(task is not None and task.cancelling())
 
 
 def _split_peer(peer: str) -> tuple[str, str]:

@@ -158,9 +158,7 @@ class GrpcApi:
             for conn in holder:
                 manager.unregister(conn)
 
-    def _on_stream_payload(
-        self, payload: Any, peer: str, holder: list[Connection], outbox: Any
-    ) -> None:
+    def _on_stream_payload(self, payload: Any, peer: str, holder: list[Connection], outbox: Any) -> None:
         manager = self.registry.connections
         try:
             message = codec.decode(payload)
@@ -181,9 +179,7 @@ class GrpcApi:
             )
             holder.append(conn)
             manager.register(conn)
-            ack = models.SetupAckRequest(
-                ability_table=dict(SERVER_ABILITIES), request_id=manager.next_request_id()
-            )
+            ack = models.SetupAckRequest(ability_table=dict(SERVER_ABILITIES), request_id=manager.next_request_id())
             outbox.put_nowait(codec.encode(ack))
         elif isinstance(message, models.Response):
             if holder:
@@ -214,9 +210,7 @@ class GrpcApi:
             raise InvalidParameter(f"unsupported instance request type {request.type!r}")
         return models.InstanceResponse(type=request.type)
 
-    async def persistent_instance(
-        self, request: models.PersistentInstanceRequest, conn: Connection
-    ) -> models.Response:
+    async def persistent_instance(self, request: models.PersistentInstanceRequest, conn: Connection) -> models.Response:
         key = service_key(request)
         instance = check_instance(request.instance or models.Instance())
         if request.type == "registerInstance":
@@ -245,9 +239,7 @@ class GrpcApi:
             self.naming.subscribe(key, conn.id, request.clusters)
         else:
             self.naming.unsubscribe(key, conn.id)
-        return models.SubscribeServiceResponse(
-            service_info=self.naming.service_info(key, request.clusters)
-        )
+        return models.SubscribeServiceResponse(service_info=self.naming.service_info(key, request.clusters))
 
     async def query_service(self, request: models.ServiceQueryRequest, conn: Connection) -> models.Response:
         key = service_key(request)

@@ -86,7 +86,9 @@ def _number(params: Params, key: str, default: float, kind: type = float) -> Any
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(
-        text=json.dumps(codec.to_wire(data), ensure_ascii=False), status=status, content_type="application/json"
+        text=json.dumps(codec.to_wire(data), ensure_ascii=False),
+        status=status,
+        content_type="application/json",
     )
 
 
@@ -378,9 +380,7 @@ class HttpApi:
             }
             for e in entries
         ]
-        return web.json_response(
-            {"totalCount": len(items), "pageNumber": 1, "pagesAvailable": 1, "pageItems": items}
-        )
+        return web.json_response({"totalCount": len(items), "pageNumber": 1, "pagesAvailable": 1, "pageItems": items})
 
     async def listen_config(self, request: web.Request, params: Params) -> web.StreamResponse:
         wanted, tenants = _parse_listening(params.get("Listening-Configs", ""))

@@ -82,7 +82,7 @@ class NamingRegistry:
         self, key: ServiceKey, clusters: str = "", healthy_only: bool = False, grouped: bool = False
     ) -> models.ServiceInfo:
         """What a client sees of a service; ``grouped`` names it ``group@@service`` as v1 HTTP does."""
-        namespace, group, name = key
+        _, group, name = key
         service = self.services.get(key)
         wanted = {c for c in clusters.split(",") if c} if clusters else set()
         hosts = []
@@ -102,9 +102,7 @@ class NamingRegistry:
         )
 
     def service_names(self, namespace: str, group: str) -> list[str]:
-        return sorted(
-            name for (ns, grp, name), svc in self.services.items() if ns == namespace and grp == group
-        )
+        return sorted(name for (ns, grp, name), svc in self.services.items() if ns == namespace and grp == group)
 
     # ----------------------------------------------------------------- publishing
 
@@ -118,12 +116,8 @@ class NamingRegistry:
             service_name=models.grouped_name(group, name),
             instance_id=models.instance_id(instance.ip, instance.port, cluster, group, name),
             metadata=dict(instance.metadata),
-            instance_heart_beat_interval=int(
-                _timeout_ms(instance, models.HEART_BEAT_INTERVAL_KEY, 5000) * 1000
-            ),
-            instance_heart_beat_time_out=int(
-                _timeout_ms(instance, models.HEART_BEAT_TIMEOUT_KEY, 15000) * 1000
-            ),
+            instance_heart_beat_interval=int(_timeout_ms(instance, models.HEART_BEAT_INTERVAL_KEY, 5000) * 1000),
+            instance_heart_beat_time_out=int(_timeout_ms(instance, models.HEART_BEAT_TIMEOUT_KEY, 15000) * 1000),
             ip_delete_timeout=int(_timeout_ms(instance, models.IP_DELETE_TIMEOUT_KEY, 30000) * 1000),
         )
 
@@ -175,9 +169,7 @@ class NamingRegistry:
                 for inst in service.clients[client]
                 if (inst.ip, inst.port, inst.cluster_name) != (instance.ip, instance.port, cluster)
             )
-            if len(remaining) == len(service.clients[client]) and client != http_client_id(
-                instance.ip, instance.port
-            ):
+            if len(remaining) == len(service.clients[client]) and client != http_client_id(instance.ip, instance.port):
                 remaining = ()  # a gRPC client owns one registration per service: drop it whatever its ip
         self._publish(service, client, remaining)
 
@@ -246,9 +238,7 @@ class NamingRegistry:
         """Record a beat; a beat carrying an instance body re-registers it when unknown (as Nacos does)."""
         client = http_client_id(ip, port)
         service = self.services.get(key)
-        known = service is not None and any(
-            inst.cluster_name == cluster for inst in service.clients.get(client, ())
-        )
+        known = service is not None and any(inst.cluster_name == cluster for inst in service.clients.get(client, ()))
         if not known:
             if instance is None:
                 return False

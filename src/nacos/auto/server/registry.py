@@ -39,11 +39,11 @@ class Registry:
         self.store = store
         self.auth = auth
         self.timing = timing or Timing()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._dirty: dict[ServiceKey, Service] = {}
         self.connections = ConnectionManager(self._disconnected)
         self.naming = NamingRegistry(store, self._service_changed)
         self.config = ConfigCenter(store, self._config_changed)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._dirty: dict[ServiceKey, Service] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._housekeeper: asyncio.Task[None] | None = None
         self.started_at = time.time()
@@ -77,9 +77,7 @@ class Registry:
                 if now - last_empty_sweep > 5.0:
                     self.naming.expire_empty_services(now)
                     last_empty_sweep = now
-                await self.connections.probe_idle(
-                    self.timing.idle_probe_after, self.timing.probe_answer_within
-                )
+                await self.connections.probe_idle(self.timing.idle_probe_after, self.timing.probe_answer_within)
             except Exception:  # pragma: no cover - housekeeping must never die
                 log.exception("housekeeping failed")
 

@@ -120,8 +120,7 @@ class Store:
     def _add_history(self, item: ConfigItem, op: str) -> None:
         key = (item.namespace, item.group, item.data_id)
         self._db.execute(
-            "INSERT INTO config_history (namespace, grp, data_id, content, md5, op, modified)"
-            " VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO config_history (namespace, grp, data_id, content, md5, op, modified) VALUES (?,?,?,?,?,?,?)",
             (*key, item.content, item.md5, op, int(time.time() * 1000)),
         )
         self._db.execute(

@@ -83,9 +83,7 @@ def check_config_key(data_id: str, group: str) -> None:
         if not value:
             raise InvalidParameter(f"{what} is required")
         if len(value) > 256 or not _CONFIG_NAME.match(value):
-            raise InvalidParameter(
-                f"{what} {_show(value)} is invalid: use letters, digits and '_', '-', '.', ':'"
-            )
+            raise InvalidParameter(f"{what} {_show(value)} is invalid: use letters, digits and '_', '-', '.', ':'")
 
 
 def check_config_content(data_id: str, content: str) -> None:

@@ -14,7 +14,6 @@ import math
 import types
 import typing
 from collections.abc import Callable
-from functools import cache
 from typing import Any, TypeVar, Union
 
 from nacos.auto.wire import models
@@ -124,18 +123,27 @@ def from_wire(cls: type[M], data: Any, path: str) -> M:
     return cls(**kwargs)
 
 
-@cache
+_FIELDS: dict[type[Any], tuple[tuple[str, str, Any], ...]] = {}
+_BY_WIRE_NAME: dict[type[Any], dict[str, tuple[str, Any]]] = {}
+
+
 def _fields(cls: type[Any]) -> tuple[tuple[str, str, Any], ...]:
-    hints = typing.get_type_hints(cls)
-    return tuple((f.name, camel(f.name), hints[f.name]) for f in dataclasses.fields(cls))
+    """(attribute, wire name, type hint) of a model, computed once per class."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        hints = typing.get_type_hints(cls)
+        found = _FIELDS[cls] = tuple((f.name, camel(f.name), hints[f.name]) for f in dataclasses.fields(cls))
+    return found
 
 
-@cache
 def _by_wire_name(cls: type[Any]) -> dict[str, tuple[str, Any]]:
-    table = {wire: (name, hint) for name, wire, hint in _fields(cls)}
-    for alias, name in getattr(cls, "wire_aliases", {}).items():
-        hint = next(h for n, _, h in _fields(cls) if n == name)
-        table.setdefault(alias, (name, hint))
+    table = _BY_WIRE_NAME.get(cls)
+    if table is None:
+        table = {wire: (name, hint) for name, wire, hint in _fields(cls)}
+        for alias, name in getattr(cls, "wire_aliases", {}).items():
+            hint = next(h for n, _, h in _fields(cls) if n == name)
+            table.setdefault(alias, (name, hint))
+        _BY_WIRE_NAME[cls] = table
     return table
 
 
@@ -226,9 +234,7 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
         _, value_hint = typing.get_args(hint)
         if not isinstance(value, dict):
             raise WireDecodeError(f"{path}: expected an object, got {_kind(value)}")
-        return {
-            str(k): _convert(value_hint, v, f"{path}.{k}") for k, v in value.items() if v is not None
-        }
+        return {str(k): _convert(value_hint, v, f"{path}.{k}") for k, v in value.items() if v is not None}
     if dataclasses.is_dataclass(hint):
         return from_wire(typing.cast(type[Any], hint), value, path)
     if hint is Any:

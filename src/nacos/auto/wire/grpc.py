@@ -76,12 +76,16 @@ class GrpcConnection:
     async def connect(self) -> GrpcConnection:
         self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
         self._unary = self._channel.unary_unary(
-            REQUEST_METHOD, request_serializer=Payload.SerializeToString, response_deserializer=Payload.FromString
+            REQUEST_METHOD,
+            request_serializer=Payload.SerializeToString,
+            response_deserializer=Payload.FromString,
         )
         check = await self.call(models.ServerCheckRequest(), models.ServerCheckResponse)
         self.connection_id = check.connection_id
         bi = self._channel.stream_stream(
-            BI_STREAM_METHOD, request_serializer=Payload.SerializeToString, response_deserializer=Payload.FromString
+            BI_STREAM_METHOD,
+            request_serializer=Payload.SerializeToString,
+            response_deserializer=Payload.FromString,
         )
         self._stream = bi()
         setup = models.ConnectionSetupRequest(

@@ -37,14 +37,10 @@ def _build() -> tuple[Any, Any]:
     entry.options.map_entry = True
     entry.field.add(name="key", number=1, type=_STRING, label=_OPTIONAL)
     entry.field.add(name="value", number=2, type=_STRING, label=_OPTIONAL)
-    metadata.field.add(
-        name="headers", number=7, type=_MESSAGE, label=_REPEATED, type_name=".Metadata.HeadersEntry"
-    )
+    metadata.field.add(name="headers", number=7, type=_MESSAGE, label=_REPEATED, type_name=".Metadata.HeadersEntry")
     payload = file.message_type.add(name="Payload")
     payload.field.add(name="metadata", number=2, type=_MESSAGE, label=_OPTIONAL, type_name=".Metadata")
-    payload.field.add(
-        name="body", number=3, type=_MESSAGE, label=_OPTIONAL, type_name=".google.protobuf.Any"
-    )
+    payload.field.add(name="body", number=3, type=_MESSAGE, label=_OPTIONAL, type_name=".google.protobuf.Any")
     pool.Add(file)
     return (
         message_factory.GetMessageClass(pool.FindMessageTypeByName("Payload")),
