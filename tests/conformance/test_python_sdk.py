@@ -15,6 +15,7 @@ import pytest
 from v2.nacos import NacosNamingService, RegisterInstanceParam
 
 from nacos.auto.testing import EmbeddedRegistry
+
 from sdk_scenarios import client_config, config_scenario, naming_scenario
 
 

@@ -18,6 +18,7 @@ from v2.nacos import NacosNamingService, RegisterInstanceParam, SubscribeService
 from nacos.auto.testing import EmbeddedRegistry
 from nacos.auto.wire import models
 from nacos.auto.wire.grpc import GrpcConnection
+
 from sdk_scenarios import PushRecorder, client_config, unique, wait_for
 
 CLIENT_SCRIPT = textwrap.dedent(
