@@ -20,6 +20,7 @@ from nacos.auto.server.naming import ServiceKey
 from nacos.auto.server.registry import Registry
 from nacos.auto.server.validation import (
     InvalidParameter,
+    check_config_key,
     check_group,
     check_instance,
     check_namespace,
@@ -44,6 +45,7 @@ def service_key(request: models.NamingRequest) -> ServiceKey:
 
 
 def config_key(request: models.ConfigRequest) -> tuple[str, str, str]:
+    check_config_key(request.data_id, request.group)
     return check_namespace(namespace_or_default(request.tenant)), request.group, request.data_id
 
 
@@ -287,6 +289,7 @@ class GrpcApi:
     async def config_listen(self, request: models.ConfigBatchListenRequest, conn: Connection) -> models.Response:
         changed = []
         for ctx in request.config_listen_contexts:
+            check_config_key(ctx.data_id, ctx.group)
             key = (check_namespace(namespace_or_default(ctx.tenant)), ctx.group, ctx.data_id)
             if request.listen:
                 self.config.listen(conn.id, key, ctx.tenant)

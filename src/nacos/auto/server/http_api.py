@@ -158,7 +158,7 @@ class HttpApi:
             return web.Response(status=400, text=f"caused: {exc}")
         except web.HTTPException:
             raise
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             return web.Response(status=400, text=f"caused: malformed request: {exc}")
 
     # ----------------------------------------------------------------- auth and health
@@ -232,7 +232,7 @@ class HttpApi:
                 enabled=_bool(params, "enabled", True),
                 ephemeral=_bool(params, "ephemeral", True),
                 cluster_name=params.get("clusterName") or models.DEFAULT_CLUSTER,
-                metadata={str(k): str(v) for k, v in metadata.items()},
+                metadata=_metadata_strings(metadata),
             )
         )
 
@@ -274,13 +274,21 @@ class HttpApi:
             beat = json.loads(beat_raw)
             if not isinstance(beat, dict):
                 raise InvalidParameter("beat is not a JSON object")
+            beat_metadata = beat.get("metadata") or {}
+            if not isinstance(beat_metadata, dict):
+                raise InvalidParameter("beat.metadata is not a JSON object")
+            try:
+                beat_port = int(beat.get("port") or params.get("port") or 0)
+                beat_weight = float(beat.get("weight") or 1.0)
+            except (TypeError, ValueError, OverflowError):
+                raise InvalidParameter("beat port/weight are not numbers") from None
             instance = check_instance(
                 models.Instance(
                     ip=str(beat.get("ip") or params.get("ip", "")),
-                    port=int(beat.get("port") or params.get("port") or 0),
-                    weight=float(beat.get("weight") or 1.0),
+                    port=beat_port,
+                    weight=beat_weight,
                     cluster_name=str(beat.get("cluster") or params.get("clusterName") or models.DEFAULT_CLUSTER),
-                    metadata={str(k): str(v) for k, v in (beat.get("metadata") or {}).items()},
+                    metadata=_metadata_strings(beat_metadata),
                 )
             )
             ip, port, cluster = instance.ip, instance.port, instance.cluster_name
@@ -413,6 +421,18 @@ def _token(request: web.Request, params: Params) -> str | None:
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
     return None
+
+
+def _metadata_strings(metadata: dict[Any, Any]) -> dict[str, str]:
+    """Metadata as Jackson reads a Map<String, String>: scalars as JSON text, nulls dropped."""
+    out: dict[str, str] = {}
+    for key, value in metadata.items():
+        if value is None:
+            continue
+        if isinstance(value, dict | list):
+            raise InvalidParameter(f"metadata {str(key)[:40]!r} must be a string, not a JSON {type(value).__name__}")
+        out[str(key)] = json.dumps(value) if isinstance(value, bool) else str(value)
+    return out
 
 
 def _key_values(text: str) -> dict[str, str]:

@@ -17,7 +17,8 @@ MAX_METADATA_BYTES = 64 * 1024
 _CONFIG_NAME = re.compile(r"^[a-zA-Z0-9_.:\-]+$")
 _NAMESPACE = re.compile(r"^[\w\-]+$")
 _CLUSTER = re.compile(r"^[0-9a-zA-Z_\-]+$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class InvalidParameter(ValueError):
@@ -63,6 +64,8 @@ def check_instance(instance: models.Instance) -> models.Instance:
     if len(cluster) > 64 or not _CLUSTER.match(cluster):
         raise InvalidParameter(f"clusterName {_show(cluster)} is invalid: use letters, digits, '_' and '-'")
     instance.cluster_name = cluster
+    if any(_SURROGATE.search(k) or _SURROGATE.search(v) for k, v in instance.metadata.items()):
+        raise InvalidParameter("metadata contains an unpaired surrogate (invalid \\u escape)")
     size = sum(len(k) + len(v) for k, v in instance.metadata.items())
     if size > MAX_METADATA_BYTES:
         raise InvalidParameter(f"metadata is {size} bytes, more than {MAX_METADATA_BYTES}")

@@ -101,10 +101,10 @@ def loads(cls: type[M], raw: bytes | str, what: str = "") -> M:
     label = what or cls.__name__
     try:
         data = json.loads(raw) if raw else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireDecodeError(f"{label}: body is not valid JSON ({exc})") from None
     except RecursionError:
         raise WireDecodeError(f"{label}: body nests too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, and int's 4300-digit limit
+        raise WireDecodeError(f"{label}: body is not valid JSON ({exc})") from None
     return from_wire(cls, data, label)
 
 
@@ -161,9 +161,17 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+def _text(value: str, path: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise WireDecodeError(f"{path}: contains an unpaired surrogate (invalid \\u escape)") from None
+    return value
+
+
 def _to_str(value: Any, path: str) -> str:
     if isinstance(value, str):
-        return value
+        return _text(value, path)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -188,7 +196,10 @@ def _to_int(value: Any, path: str) -> int:
 
 def _to_float(value: Any, path: str) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:
+            raise WireDecodeError(f"{path}: expected a finite number, got a number too large") from None
     elif isinstance(value, str):
         try:
             result = float(value.strip())
@@ -234,7 +245,7 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
         _, value_hint = typing.get_args(hint)
         if not isinstance(value, dict):
             raise WireDecodeError(f"{path}: expected an object, got {_kind(value)}")
-        return {str(k): _convert(value_hint, v, f"{path}.{k}") for k, v in value.items() if v is not None}
+        return {_text(str(k), path): _convert(value_hint, v, f"{path}.{k}") for k, v in value.items() if v is not None}
     if dataclasses.is_dataclass(hint):
         return from_wire(typing.cast(type[Any], hint), value, path)
     if hint is Any:
