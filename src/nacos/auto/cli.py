@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import signal
 import sys
@@ -71,6 +72,10 @@ def _run_server(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         except PortInUse as exc:
             print(f"nacos-serving server: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        # Everything allocated so far (grpc, aiohttp, protobuf: ~40k objects) lives for the whole run;
+        # freezing it keeps full collections from pausing pushes for tens of milliseconds.
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

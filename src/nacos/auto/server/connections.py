@@ -31,7 +31,7 @@ class Connection:
     labels: dict[str, str]
     tenant: str
     outbox: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
-    pending: dict[str, asyncio.Future[models.Response | None]] = field(default_factory=dict)
+    pending: dict[str, asyncio.Future[bool]] = field(default_factory=dict)
     last_active: float = field(default_factory=time.monotonic)
     probing: bool = False
     closed: bool = False
@@ -79,58 +79,76 @@ class ConnectionManager:
         conn.closed = True
         for future in conn.pending.values():
             if not future.done():
-                future.set_result(None)  # nobody will answer now
+                future.set_result(False)  # nobody will answer now
         conn.pending.clear()
         log.debug("connection %s ended", conn.id)
         self._on_disconnect(conn)
 
-    def accept_response(self, conn: Connection, response: models.Response) -> None:
-        future = conn.pending.pop(response.request_id, None)
+    def accept_response(self, conn: Connection, request_id: str) -> None:
+        future = conn.pending.pop(request_id, None)
         if future is not None and not future.done():
-            future.set_result(response)
+            future.set_result(True)
 
-    async def ask(self, conn: Connection, request: models.Request, timeout: float) -> models.Response | None:
-        """Send a server request on the stream and wait for its answer; ``None`` when none came in time."""
+    def _send(self, conn: Connection, payload: Any, request_id: str) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        conn.pending[request_id] = future
+        conn.outbox.put_nowait(payload)
+        return future
+
+    async def ask(self, conn: Connection, request: models.Request, timeout: float) -> bool:
+        """Send a server request on the stream; ``True`` when the client answered in time."""
         if conn.closed:
-            return None
+            return False
         request.request_id = self.next_request_id()
-        future: asyncio.Future[models.Response | None] = asyncio.get_running_loop().create_future()
-        conn.pending[request.request_id] = future
-        conn.outbox.put_nowait(codec.encode(request))
+        future = self._send(conn, codec.encode(request), request.request_id)
         try:
             return await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
-            return None
+            return False
         finally:
             conn.pending.pop(request.request_id, None)
 
-    async def push(
+    async def broadcast(
         self,
-        conn: Connection,
-        make_request: Callable[[], models.Request | None],
+        targets: list[tuple[Connection, Callable[[], codec.PayloadTemplate | None]]],
         *,
         attempts: int = 20,
         timeout: float = 3.0,
-    ) -> bool:
-        """Deliver a push, retrying until the client acks, the connection ends, or the push is superseded.
+    ) -> None:
+        """Push to many connections at once, retrying those that did not ack until they do or leave.
 
-        ``make_request`` is called before every attempt and returns ``None`` when a newer push made this
-        one pointless.
+        Each target's ``make`` gives the template to send, or ``None`` once a newer push superseded it
+        (or the subscription ended). One task serves a whole fan-out: no task or timer per recipient.
         """
         delay = 0.05
-        for _ in range(attempts):
-            request = make_request()
-            if request is None or conn.closed:
-                return False
-            response = await self.ask(conn, request, timeout)
-            if response is not None:
-                self.pushes_sent += 1
-                return True
-            self.pushes_failed += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
-        log.warning("push to connection %s not acknowledged after %d attempts", conn.id, attempts)
-        return False
+        remaining = targets
+        for attempt in range(attempts):
+            waiting: dict[asyncio.Future[bool], tuple[Connection, Callable[[], codec.PayloadTemplate | None], str]]
+            waiting = {}
+            for conn, make in remaining:
+                template = make() if not conn.closed else None
+                if template is None:
+                    continue
+                request_id = self.next_request_id()
+                waiting[self._send(conn, template.render(request_id), request_id)] = (conn, make, request_id)
+            if not waiting:
+                return
+            done, late = await asyncio.wait(waiting, timeout=timeout)
+            self.pushes_sent += sum(1 for f in done if f.result())
+            remaining = []
+            for future in late:
+                conn, make, request_id = waiting[future]
+                conn.pending.pop(request_id, None)
+                future.cancel()
+                self.pushes_failed += 1
+                remaining.append((conn, make))
+            remaining += [waiting[f][:2] for f in done if not f.result()]  # connection ended meanwhile
+            if not remaining:
+                return
+            if attempt + 1 < attempts:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        log.warning("%d pushes not acknowledged after %d attempts", len(remaining), attempts)
 
     async def probe_idle(self, idle_after: float, answer_within: float) -> None:
         """Ask connections idle for ``idle_after`` seconds whether they live; drop the silent ones."""
@@ -143,8 +161,7 @@ class ConnectionManager:
 
     async def _probe(self, conn: Connection, answer_within: float) -> None:
         try:
-            answer = await self.ask(conn, models.ClientDetectionRequest(), answer_within)
-            if answer is None:
+            if not await self.ask(conn, models.ClientDetectionRequest(), answer_within):
                 log.info("connection %s did not answer a detection probe: closing it", conn.id)
                 conn.close()
                 self.unregister(conn)

@@ -162,14 +162,19 @@ class GrpcApi:
 
     def _on_stream_payload(self, payload: Any, peer: str, holder: list[Connection], outbox: Any) -> None:
         manager = self.registry.connections
+        type_name = payload.metadata.type
+        if holder and type_name.endswith("Response"):  # an ack: only its request id matters
+            holder[0].touch()
+            request_id = codec.response_request_id(payload)
+            if request_id is not None:
+                manager.accept_response(holder[0], request_id)
+            return
         try:
             message = codec.decode(payload)
         except codec.WireDecodeError as exc:
             log.info("ignoring undecodable stream message from %s: %s", peer, exc)
             return
-        if isinstance(message, models.ConnectionSetupRequest):
-            if holder:
-                return  # set up once per stream
+        if isinstance(message, models.ConnectionSetupRequest) and not holder:
             conn = Connection(
                 id=manager.connection_id_for(peer),
                 peer=peer,
@@ -183,10 +188,6 @@ class GrpcApi:
             manager.register(conn)
             ack = models.SetupAckRequest(ability_table=dict(SERVER_ABILITIES), request_id=manager.next_request_id())
             outbox.put_nowait(codec.encode(ack))
-        elif isinstance(message, models.Response):
-            if holder:
-                holder[0].touch()
-                manager.accept_response(holder[0], message)
         else:
             log.debug("ignoring %s on the stream from %s", type(message).__name__, peer)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from nacos.auto.server.config import ConfigCenter, ConfigKey
 from nacos.auto.server.connections import Connection, ConnectionManager
 from nacos.auto.server.naming import NamingRegistry, Service, ServiceKey
 from nacos.auto.server.store import Store
-from nacos.auto.wire import models
+from nacos.auto.wire import codec, models
 
 log = logging.getLogger("nacos.auto.server")
 
@@ -97,42 +97,67 @@ class Registry:
     def _flush(self) -> None:
         dirty, self._dirty = self._dirty, {}
         for service in dirty.values():
-            for conn_id, clusters in list(service.subscribers.items()):
-                conn = self.connections.by_id.get(conn_id)
-                if conn is not None:
-                    self.spawn(self._push_service(conn, service, clusters))
+            if service.subscribers:
+                self.spawn(self._push_service(service))
 
-    async def _push_service(self, conn: Connection, service: Service, clusters: str) -> None:
+    async def _push_service(self, service: Service) -> None:
+        """One push per subscriber of ``service``, encoded once per cluster filter."""
         revision = service.revision
         namespace, group, name = service.key
+        templates: dict[str, codec.PayloadTemplate] = {}
 
-        def make() -> models.Request | None:
-            if service.revision != revision or service.subscribers.get(conn.id) != clusters:
-                return None  # a newer push is on its way, or the subscription ended
-            return models.NotifySubscriberRequest(
-                namespace=namespace,
-                service_name=name,
-                group_name=group,
-                service_info=self.naming.service_info(service.key, clusters),
-            )
+        def template_for(clusters: str) -> codec.PayloadTemplate:
+            template = templates.get(clusters)
+            if template is None:
+                template = templates[clusters] = codec.PayloadTemplate(
+                    models.NotifySubscriberRequest(
+                        namespace=namespace,
+                        service_name=name,
+                        group_name=group,
+                        service_info=self.naming.service_info(service.key, clusters),
+                    )
+                )
+            return template
 
-        await self.connections.push(conn, make, timeout=self.timing.push_timeout)
+        def maker(conn_id: str, clusters: str) -> Callable[[], codec.PayloadTemplate | None]:
+            def make() -> codec.PayloadTemplate | None:
+                if service.revision != revision or service.subscribers.get(conn_id) != clusters:
+                    return None  # a newer push is on its way, or the subscription ended
+                return template_for(clusters)
+
+            return make
+
+        targets = []
+        for conn_id, clusters in list(service.subscribers.items()):
+            conn = self.connections.by_id.get(conn_id)
+            if conn is not None:
+                targets.append((conn, maker(conn_id, clusters)))
+        await self.connections.broadcast(targets, timeout=self.timing.push_timeout)
 
     # ----------------------------------------------------------------- config pushes
 
     def _config_changed(self, key: ConfigKey, connection_ids: set[str]) -> None:
-        if self._loop is None:
+        if self._loop is None or not connection_ids:
             return
-        namespace, group, data_id = key
+        _, group, data_id = key
+        templates: dict[str, codec.PayloadTemplate] = {}
+
+        def maker(conn_id: str) -> Callable[[], codec.PayloadTemplate | None]:
+            def make() -> codec.PayloadTemplate | None:
+                tenant = self.config.listeners(key).get(conn_id)
+                if tenant is None:
+                    return None  # no longer listening
+                if tenant not in templates:
+                    templates[tenant] = codec.PayloadTemplate(
+                        models.ConfigChangeNotifyRequest(data_id=data_id, group=group, tenant=tenant)
+                    )
+                return templates[tenant]
+
+            return make
+
+        targets = []
         for conn_id in connection_ids:
             conn = self.connections.by_id.get(conn_id)
-            if conn is None:
-                continue
-            tenant = self.config.listeners(key).get(conn_id, namespace)
-
-            def make(conn_id: str = conn_id, tenant: str = tenant) -> models.Request | None:
-                if conn_id not in self.config.listeners(key):
-                    return None
-                return models.ConfigChangeNotifyRequest(data_id=data_id, group=group, tenant=tenant)
-
-            self.spawn(self.connections.push(conn, make, attempts=50, timeout=self.timing.push_timeout))
+            if conn is not None:
+                targets.append((conn, maker(conn_id)))
+        self.spawn(self.connections.broadcast(targets, attempts=50, timeout=self.timing.push_timeout))

@@ -24,7 +24,7 @@ log = logging.getLogger("nacos.auto.wire")
 R = TypeVar("R", bound=models.Response)
 ServerRequestHandler = Callable[[models.Request], Awaitable[models.Response | None]]
 
-CHANNEL_OPTIONS = [
+CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ("grpc.keepalive_time_ms", 60_000),
@@ -54,6 +54,8 @@ class GrpcConnection:
         access_token: str | None = None,
         on_request: ServerRequestHandler | None = None,
         timeout: float = 5.0,
+        credentials: grpc.ChannelCredentials | None = None,
+        server_name_override: str | None = None,
     ) -> None:
         self.address = address
         self.module = module
@@ -63,6 +65,8 @@ class GrpcConnection:
         self.access_token = access_token
         self.on_request = on_request
         self.timeout = timeout
+        self.credentials = credentials
+        self.server_name_override = server_name_override
         self.connection_id = ""
         self.server_abilities: dict[str, bool] = {}
         self._ids = itertools.count(1)
@@ -72,9 +76,24 @@ class GrpcConnection:
         self._reader: asyncio.Task[None] | None = None
         self._acked = asyncio.Event()
         self.closed = asyncio.Event()
+        self.closing = False
 
     async def connect(self) -> GrpcConnection:
-        self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        """ServerCheck, open the bi-stream, send ConnectionSetup, wait for SetupAck; close on any failure."""
+        try:
+            return await self._connect()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _connect(self) -> GrpcConnection:
+        if self.credentials is None:
+            self._channel = grpc.aio.insecure_channel(self.address, options=CHANNEL_OPTIONS)
+        else:
+            options = list(CHANNEL_OPTIONS)
+            if self.server_name_override:
+                options.append(("grpc.ssl_target_name_override", self.server_name_override))
+            self._channel = grpc.aio.secure_channel(self.address, self.credentials, options=options)
         self._unary = self._channel.unary_unary(
             REQUEST_METHOD,
             request_serializer=Payload.SerializeToString,
@@ -100,7 +119,6 @@ class GrpcConnection:
             try:
                 await asyncio.wait_for(self._acked.wait(), self.timeout)
             except asyncio.TimeoutError:
-                await self.close()
                 raise TimeoutError(f"no SetupAck from {self.address} within {self.timeout}s") from None
         return self
 
@@ -162,6 +180,7 @@ class GrpcConnection:
         await self._stream.write(codec.encode(response, client_ip=self.client_ip))
 
     async def close(self) -> None:
+        self.closing = True  # calls in flight now end with CancelledError; callers check this flag
         if self._reader is not None:
             self._reader.cancel()
         if self._stream is not None:
