@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sdk_scenarios import unique
 
 from nacos.auto.client import (
     AuthenticationError,
@@ -30,6 +29,8 @@ from nacos.auto.client import (
 )
 from nacos.auto.testing import EmbeddedRegistry
 from nacos.auto.wire.util import content_md5
+
+from sdk_scenarios import unique
 
 
 def options(registry: EmbeddedRegistry | str, cache: Path, **extra: Any) -> ClientOptions:
