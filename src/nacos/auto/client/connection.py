@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
@@ -42,6 +43,29 @@ def _read(path: str | None) -> bytes | None:
     return Path(path).read_bytes() if path else None
 
 
+class _ServerNameContext(ssl.SSLContext):
+    """Verifies the server's certificate against ``server_name`` (and sends it as SNI), not the host dialled.
+
+    This is what ``grpc.ssl_target_name_override`` does for gRPC; the HTTPS login must check the same
+    name, else turning hostname checks off would accept any certificate the CA ever signed.
+    """
+
+    server_name = ""
+
+    def wrap_socket(
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        return super().wrap_socket(
+            sock, server_side, do_handshake_on_connect, suppress_ragged_eofs, self.server_name, session
+        )
+
+
 class TokenSource:
     """Logs in over HTTP and keeps the access token fresh; shared by the client's connections."""
 
@@ -56,11 +80,18 @@ class TokenSource:
         tls = self.options.tls
         if tls is None:
             return None
-        context = ssl.create_default_context(cafile=tls.ca_file)
+        if tls.server_name:
+            named = _ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname on
+            named.server_name = tls.server_name
+            if tls.ca_file:
+                named.load_verify_locations(cafile=tls.ca_file)
+            else:
+                named.load_default_certs()
+            context: ssl.SSLContext = named
+        else:
+            context = ssl.create_default_context(cafile=tls.ca_file)
         if tls.cert_file:
             context.load_cert_chain(tls.cert_file, tls.key_file)
-        if tls.server_name:
-            context.check_hostname = False  # the name is checked against ``server_name`` by grpc only
         return context
 
     async def token(self, host: str, port: int, force: bool = False) -> str | None:
@@ -260,10 +291,12 @@ class Connection:
         for hook in list(self.on_connected):
             try:
                 await hook()
-            except Exception as exc:
+            except NacosUnavailableError as exc:
                 log.warning("redo after connecting %s failed: %s; retrying after reconnect", self.module, exc)
                 self.reconnect_soon("redo failed")
                 return
+            except Exception as exc:  # the server refused something: reconnecting would not help
+                log.error("redo after connecting %s: %s", self.module, exc)
 
     async def _health_check(self) -> None:
         if time.monotonic() - self._last_activity < self.options.health_check_seconds:

@@ -17,7 +17,7 @@ from typing import Any
 from nacos.auto.client.cache import DiskCache
 from nacos.auto.client.connection import Connection
 from nacos.auto.client.dispatch import Dispatcher, Listener
-from nacos.auto.client.errors import NacosUnavailableError
+from nacos.auto.client.errors import NacosUnavailableError, RequestFailedError
 from nacos.auto.client.metrics import Metrics
 from nacos.auto.client.options import ClientOptions
 from nacos.auto.wire import models
@@ -66,6 +66,7 @@ class NamingClient:
         self.dispatcher = dispatcher
         self.snapshots: dict[ServiceKey, ServiceSnapshot] = {}
         self.failover_active = options.failover
+        self.persistent_by_instance_request = False
         self._pinned: dict[ServiceKey, ServiceSnapshot] = {}
         self._ephemeral: dict[ServiceKey, dict[InstanceKey, models.Instance]] = {}
         self._persistent: dict[ServiceKey, dict[InstanceKey, models.Instance]] = {}
@@ -187,13 +188,26 @@ class NamingClient:
         self, key: ServiceKey, instance: models.Instance, action: str, timeout: float | None
     ) -> None:
         group, service = key
+        target = dataclasses.replace(instance, ephemeral=False)
+        namespace = self._namespace()
+        if not self.persistent_by_instance_request:
+            try:
+                await self.connection.request(
+                    models.PersistentInstanceRequest(
+                        namespace=namespace, service_name=service, group_name=group, type=action, instance=target
+                    ),
+                    models.InstanceResponse,
+                    timeout,
+                )
+                return
+            except RequestFailedError as exc:
+                if exc.code != models.NO_HANDLER:
+                    raise
+                # Servers without PersistentInstanceRequest (r-nacos, Nacos < 2.2) take ephemeral=false here.
+                self.persistent_by_instance_request = True
         await self.connection.request(
-            models.PersistentInstanceRequest(
-                namespace=self._namespace(),
-                service_name=service,
-                group_name=group,
-                type=action,
-                instance=dataclasses.replace(instance, ephemeral=False),
+            models.InstanceRequest(
+                namespace=namespace, service_name=service, group_name=group, type=action, instance=target
             ),
             models.InstanceResponse,
             timeout,
