@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+
 from servers import KINDS, ContractServer, ServerUnavailable
 
 SELECTED = [k.strip() for k in os.environ.get("NACOS_CONTRACT_SERVERS", ",".join(KINDS)).split(",") if k.strip()]

@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sdk_scenarios import unique
-from servers import ContractServer
 
 from nacos.auto.client import ClientOptions, ConfigConflictError, Instance, NacosClient, ServiceSnapshot
 from nacos.auto.wire.util import content_md5
+
+from sdk_scenarios import unique
+from servers import ContractServer
 
 
 def eventually(check: Callable[[], bool], timeout: float, what: str) -> None:
