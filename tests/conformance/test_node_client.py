@@ -372,7 +372,7 @@ def test_node_sees_instances_registered_by_python(registry: EmbeddedRegistry, no
                 "subscribe": True,
                 "expect_pushed": [[a], sorted([a, b]), [b]],
                 # nacos-naming has no push channel here (the registry does not send UDP pushes), so its
-                # subscriber refreshes by polling every cacheMillis (10 s).
+                # subscriber refreshes by polling every cacheMillis (3 s from this registry).
                 "push_wait_ms": 16000,
                 "wait_ms": 10000,
                 "deadline_ms": 50000,

@@ -35,13 +35,22 @@ def _server_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     )
     store.add_argument("--in-memory", action="store_true", help="keep nothing on disk")
     p.add_argument("--auth", metavar="USER:PASS", default=None, help="require login with these credentials")
+    p.add_argument("--tls-cert", metavar="FILE", type=Path, default=None, help="PEM certificate chain: serve TLS only")
+    p.add_argument("--tls-key", metavar="FILE", type=Path, default=None, help="PEM private key of --tls-cert")
+    p.add_argument(
+        "--tls-client-ca",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="PEM CA bundle: require client certificates signed by it (mutual TLS)",
+    )
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--idle-probe-seconds", type=float, default=20.0, help=argparse.SUPPRESS)
     p.set_defaults(run=_run_server)
 
 
 def _run_server(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from nacos.auto.server.app import PortInUse, RegistryServer, ServerOptions
+    from nacos.auto.server.app import PortInUse, RegistryServer, ServerOptions, ServerTls, TlsConfigError
     from nacos.auto.server.auth import Credentials
     from nacos.auto.server.registry import Timing
 
@@ -55,6 +64,11 @@ def _run_server(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             credentials = Credentials.parse(args.auth)
         except ValueError as exc:
             parser.error(f"--auth: {exc}")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        given, missing = ("--tls-cert", "--tls-key") if args.tls_key is None else ("--tls-key", "--tls-cert")
+        parser.error(f"{given} needs {missing} as well")
+    if args.tls_client_ca is not None and args.tls_cert is None:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key as well")
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = ServerOptions(
         host=args.host,
@@ -63,7 +77,14 @@ def _run_server(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         data_dir=None if args.in_memory else args.data_dir,
         credentials=credentials,
         timing=Timing(idle_probe_after=args.idle_probe_seconds),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
     )
+    try:
+        ServerTls.from_options(options)  # a bad file is a usage error, reported before anything starts
+    except TlsConfigError as exc:
+        parser.error(str(exc))
 
     async def main() -> int:
         server = RegistryServer(options)
@@ -82,9 +103,10 @@ def _run_server(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
             loop.add_signal_handler(sig, stop.set)
         where = "in memory" if options.data_dir is None else f"data in {options.data_dir}"
         auth = "auth on" if credentials else "auth off"
+        tls = "tls off" if server.tls is None else "tls on" if server.tls.client_ca is None else "mutual tls on"
         print(
-            f"nacos-serving registry ready: http=http://{server.http_address}/nacos"
-            f" grpc={server.grpc_address} ({where}, {auth})",
+            f"nacos-serving registry ready: http={server.scheme}://{server.http_address}/nacos"
+            f" grpc={server.grpc_address} ({where}, {auth}, {tls})",
             flush=True,
         )
         try:
@@ -114,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _server_parser(sub)
     _demo_parser(sub)
+    __import__("nacos.auto.config.cli").auto.config.cli.add_parser(sub)
     return parser
 
 

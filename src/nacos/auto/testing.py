@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
-READY = re.compile(r"ready: http=http://(?P<http>\S+?)/nacos grpc=(?P<grpc>\S+)")
+READY = re.compile(r"ready: http=(?P<scheme>https?)://(?P<http>\S+?)/nacos grpc=(?P<grpc>\S+)")
 
 
 class RegistryStartError(RuntimeError):
@@ -44,6 +44,7 @@ class EmbeddedRegistry:
         self.process: subprocess.Popen[str] | None = None
         self.http_address = ""
         self.grpc_address = ""
+        self.scheme = "http"  # "https" when started with --tls-cert/--tls-key (as the ready line says)
         self.output: list[str] = []
 
     # ----------------------------------------------------------------- addresses
@@ -58,7 +59,7 @@ class EmbeddedRegistry:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.http_address}/nacos"
+        return f"{self.scheme}://{self.http_address}/nacos"
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -98,6 +99,7 @@ class EmbeddedRegistry:
             match = READY.search(line)
             if match and not ready.is_set():
                 self.http_address, self.grpc_address = match["http"], match["grpc"]
+                self.scheme = match["scheme"]
                 ready.set()
         ready.set()
 

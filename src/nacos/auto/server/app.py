@@ -6,6 +6,7 @@ import asyncio
 import errno
 import logging
 import socket
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class PortInUse(OSError):
     """The requested port cannot be bound; the message names host and port."""
 
 
+class TlsConfigError(ValueError):
+    """The TLS files are incomplete, unreadable or not valid PEM; the message names the file."""
+
+
 @dataclass(slots=True)
 class ServerOptions:
     host: str = "127.0.0.1"
@@ -36,6 +41,66 @@ class ServerOptions:
     data_dir: Path | None = DEFAULT_DATA_DIR  # None: in memory only
     credentials: Credentials | None = None
     timing: Timing = field(default_factory=Timing)
+    tls_cert: Path | None = None  # PEM certificate chain; with tls_key, both ports speak TLS only
+    tls_key: Path | None = None  # PEM private key of tls_cert
+    tls_client_ca: Path | None = None  # PEM CA bundle: when given, clients must present a cert it signed
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTls:
+    """The TLS material of both listeners, read and checked once.
+
+    gRPC and aiohttp take the same files in different shapes (bytes for grpc-core, an SSLContext for
+    asyncio); loading the SSLContext first also validates the PEM and that the key matches the
+    certificate, which grpc-core would otherwise only notice at the first handshake.
+    """
+
+    cert_chain: bytes
+    private_key: bytes
+    client_ca: bytes | None
+    ssl_context: ssl.SSLContext
+
+    @classmethod
+    def load(cls, cert: Path, key: Path, client_ca: Path | None = None) -> ServerTls:
+        def read(path: Path, what: str) -> bytes:
+            try:
+                return Path(path).read_bytes()
+            except OSError as exc:
+                raise TlsConfigError(f"cannot read TLS {what} file {path}: {exc.strerror or exc}") from None
+
+        cert_chain, private_key = read(cert, "certificate"), read(key, "key")
+        ca = read(client_ca, "client CA") if client_ca is not None else None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(cert, key)
+        except (ssl.SSLError, OSError) as exc:
+            raise TlsConfigError(f"TLS certificate {cert} with key {key} cannot be loaded: {exc}") from None
+        if client_ca is not None:
+            try:
+                context.load_verify_locations(cafile=str(client_ca))
+            except (ssl.SSLError, OSError) as exc:
+                raise TlsConfigError(f"TLS client CA file {client_ca} cannot be loaded: {exc}") from None
+            context.verify_mode = ssl.CERT_REQUIRED
+        return cls(cert_chain, private_key, ca, context)
+
+    @classmethod
+    def from_options(cls, options: ServerOptions) -> ServerTls | None:
+        """None without TLS; TlsConfigError when only one of cert and key is given."""
+        if options.tls_cert is None and options.tls_key is None:
+            if options.tls_client_ca is not None:
+                raise TlsConfigError("a TLS client CA needs a TLS certificate and key as well")
+            return None
+        if options.tls_cert is None or options.tls_key is None:
+            raise TlsConfigError("TLS needs both a certificate and its key")
+        return cls.load(options.tls_cert, options.tls_key, options.tls_client_ca)
+
+    def grpc_credentials(self) -> grpc.ServerCredentials:
+        return grpc.ssl_server_credentials(
+            [(self.private_key, self.cert_chain)],
+            root_certificates=self.client_ca,
+            require_client_auth=self.client_ca is not None,
+        )
 
 
 def _grpc_options() -> list[tuple[str, int]]:
@@ -97,6 +162,7 @@ class RegistryServer:
 
     def __init__(self, options: ServerOptions) -> None:
         self.options = options
+        self.tls = ServerTls.from_options(options)  # first: bad TLS files fail before anything is opened
         self.store = Store(options.data_dir)
         self.registry = Registry(self.store, Authenticator(options.credentials), options.timing)
         self.grpc_api = GrpcApi(self.registry)
@@ -116,7 +182,10 @@ class RegistryServer:
             self._grpc.add_generic_rpc_handlers(self.grpc_api.generic_handlers())
             address = f"[{opts.host}]:{grpc_port}" if ":" in opts.host else f"{opts.host}:{grpc_port}"
             try:
-                self.grpc_port = self._grpc.add_insecure_port(address)
+                if self.tls is None:
+                    self.grpc_port = self._grpc.add_insecure_port(address)
+                else:
+                    self.grpc_port = self._grpc.add_secure_port(address, self.tls.grpc_credentials())
             except RuntimeError as exc:
                 raise PortInUse(f"port {grpc_port} on {opts.host} cannot be bound for gRPC: {exc}") from None
             await self._grpc.start()
@@ -124,11 +193,17 @@ class RegistryServer:
             await self._runner.setup()
             http_sock.listen(512)
             http_sock.setblocking(False)
-            await web.SockSite(self._runner, http_sock, shutdown_timeout=1.0).start()
+            ssl_context = self.tls.ssl_context if self.tls is not None else None
+            await web.SockSite(self._runner, http_sock, shutdown_timeout=1.0, ssl_context=ssl_context).start()
         except BaseException:
             http_sock.close()
             await self.stop()
             raise
+
+    @property
+    def scheme(self) -> str:
+        """``https`` when the HTTP port speaks TLS (and gRPC does too)."""
+        return "http" if self.tls is None else "https"
 
     @property
     def http_address(self) -> str:

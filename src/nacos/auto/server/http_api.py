@@ -264,6 +264,8 @@ class HttpApi:
             healthy_only=_bool(params, "healthyOnly", False),
             grouped=True,
         )
+        # No UDP push to v1 clients here, so ask them to poll sooner than Nacos' push-backed 10 s.
+        info.cache_millis = 3000
         return _json(info)
 
     async def beat(self, request: web.Request, params: Params) -> web.StreamResponse:
@@ -345,7 +347,7 @@ class HttpApi:
     async def get_config_v3(self, request: web.Request, params: Params) -> web.StreamResponse:
         item = self.config.get(self._config_key(params))
         if item is None:
-            return _result(None, status=404, code=20004, message="config data not exist")
+            return _result(None, code=20004, message="resource not found")  # HTTP 200, as Nacos 3.1 answers
         return _result(
             {
                 "content": item.content,
