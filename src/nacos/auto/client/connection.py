@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from nacos.auto.client import signing
 from nacos.auto.client.errors import AuthenticationError, NacosUnavailableError, RequestFailedError
 from nacos.auto.client.metrics import Metrics
 from nacos.auto.client.options import ClientOptions
@@ -363,6 +364,8 @@ class Connection:
             raise _Retry("not connected")
         if self.options.username is not None and self.server is not None:
             conn.access_token = await self.tokens.token(*self.server)  # refreshed before it expires
+        if self.options.access_key and self.options.secret_key:
+            signing.sign_request(request, self.options.access_key, self.options.secret_key, int(time.time() * 1000))
         started = time.perf_counter()
         try:
             response = await conn.request(request, timeout)
