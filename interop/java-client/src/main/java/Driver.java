@@ -226,6 +226,9 @@ public final class Driver {
         NamingService ns = NamingFactory.createNamingService(clientProperties(addr));
         emit("clients", "count", 1, "status1", ns.getServerStatus());
         try {
+            // the client sends persistent instances over gRPC only when the server's SetupAck ability
+            // table says supportPersistentInstanceByGrpc, else over HTTP /nacos/v1/ns/instance
+            emit("persistent_transport", "transport", persistentTransport(ns));
             ns.registerInstance(service, group, p);
             emit("registered", "client", 1, "host", host, "ephemeral", false);
             List<Instance> all = waitFor("getAllInstances lists the persistent instance",
@@ -239,6 +242,25 @@ public final class Driver {
             emit("all_instances_direct", "hosts", hostSet(after), "instances", describe(after));
         } finally {
             shutdown(ns);
+        }
+    }
+
+    /** "grpc" or "http" as NamingClientProxyDelegate would choose for a persistent instance; null if unknown. */
+    static String persistentTransport(NamingService ns) {
+        try {
+            java.lang.reflect.Field proxyField = ns.getClass().getDeclaredField("clientProxy");
+            proxyField.setAccessible(true);
+            Object delegate = proxyField.get(ns);
+            java.lang.reflect.Field grpcField = delegate.getClass().getDeclaredField("grpcClientProxy");
+            grpcField.setAccessible(true);
+            Object grpc = grpcField.get(delegate);
+            Object supported = grpc.getClass()
+                    .getMethod("isAbilitySupportedByServer", com.alibaba.nacos.api.ability.constant.AbilityKey.class)
+                    .invoke(grpc, com.alibaba.nacos.api.ability.constant.AbilityKey.SERVER_PERSISTENT_INSTANCE_BY_GRPC);
+            return Boolean.TRUE.equals(supported) ? "grpc" : "http";
+        } catch (Exception | LinkageError e) {
+            emit("warning", "message", "cannot tell the persistent-instance transport: " + e);
+            return null;
         }
     }
 
