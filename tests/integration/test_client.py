@@ -325,3 +325,67 @@ def test_malformed_server_answers_reset_the_connection_without_crashing(tmp_path
             eventually(lambda: bad.server_checks >= 2, 5, "the client to reconnect after garbage")
             assert victim.status()["started"] is True
         assert threading.active_count() < 50
+
+
+# --------------------------------------------------------------------------- endpoint, failover, signing
+
+
+def test_endpoint_mode_reads_the_server_list_from_an_address_server(registry: EmbeddedRegistry, tmp_path: Path) -> None:
+    import http.server
+
+    listing = f"{registry.http_address}\n".encode()
+
+    class AddressServer(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == "/nacos/serverlist"
+            self.send_response(200 if found else 404)
+            self.end_headers()
+            self.wfile.write(listing if found else b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    address = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AddressServer)
+    thread = threading.Thread(target=address.serve_forever, daemon=True)
+    thread.start()
+    try:
+        endpoint = f"127.0.0.1:{address.server_address[1]}"
+        # ``server`` points nowhere useful: only the address server knows where Nacos is.
+        opts = ClientOptions(server="127.0.0.1:1", endpoint=endpoint, cache_dir=str(tmp_path), timeout=3.0)
+        with NacosClient(opts) as client:
+            service = unique("endpoint")
+            client.register_instance(service, Instance(ip="10.9.8.1", port=1))
+            assert registry_ports(registry, service) == {1}
+            assert client.status()["naming"]["server"] == registry.http_address
+    finally:
+        address.shutdown()
+        address.server_close()
+
+
+def test_failover_switch_pins_the_disk_snapshot(registry: EmbeddedRegistry, tmp_path: Path) -> None:
+    service = unique("failover")
+    cache = tmp_path / "cache"
+    http_post(registry, "/v1/ns/instance", serviceName=service, ip="10.9.9.1", port="91")
+    with NacosClient(options(registry, cache)) as client:
+        assert ports_of(client.subscribe(service)) == {91}
+        (cache / "failover").write_text("1")
+        # the switch is read every few seconds; from then on lookups ignore the live list
+        eventually(lambda: client.status()["failover"] is True, 8, "the failover switch to be noticed")
+        http_post(registry, "/v1/ns/instance", serviceName=service, ip="10.9.9.2", port="92")
+        time.sleep(0.5)
+        pinned = client.cached_service(service)
+        assert pinned is not None and pinned.from_snapshot and ports_of(pinned) == {91}
+        (cache / "failover").write_text("0")
+        eventually(lambda: ports_of(client.cached_service(service)) == {91, 92}, 8, "live data after failover")
+
+
+def test_signed_requests_work_against_a_server_that_ignores_signatures(
+    registry: EmbeddedRegistry, tmp_path: Path
+) -> None:
+    opts = options(registry, tmp_path, access_key="AKID", secret_key="s3cr3t")
+    with NacosClient(opts) as signer:
+        service, data_id = unique("signed"), unique("signed")
+        signer.register_instance(service, Instance(ip="10.9.10.1", port=1))
+        signer.publish_config(data_id, "signed: true")
+        assert signer.get_config(data_id) == "signed: true"
+        assert "s3cr3t" not in repr(opts)

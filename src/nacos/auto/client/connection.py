@@ -37,7 +37,8 @@ PushHandler = Callable[[models.Request], Awaitable[None]]
 
 BACKOFF_START = 0.1
 BACKOFF_MAX = 2.0
-TOKEN_REFRESH_MARGIN = 0.1  # refresh when 10% of the token's life is left
+TOKEN_REFRESH_MARGIN = 0.1
+ENDPOINT_REFRESH_SECONDS = 30.0  # refresh when 10% of the token's life is left
 
 
 def _read(path: str | None) -> bytes | None:
@@ -152,6 +153,8 @@ class Connection:
         self._suspended = False
         self._last_activity = time.monotonic()
         self._servers = options.servers()
+        self._from_endpoint = False
+        self._servers_read_at = -ENDPOINT_REFRESH_SECONDS
         self._next = random.randrange(len(self._servers))
         self.reconnects = 0
 
@@ -256,7 +259,29 @@ class Connection:
         if self.current is not None and self.current.closed.is_set():
             self._connected.clear()
 
+    async def _refresh_servers(self) -> None:
+        """In endpoint mode, re-read the server list from the address server (every 30 s at most)."""
+        url = self.options.endpoint_url()
+        if url is None or time.monotonic() - self._servers_read_at < ENDPOINT_REFRESH_SECONDS:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            lines = await loop.run_in_executor(None, http.fetch_server_list, url, self.options.timeout, None)
+            servers = self.options.servers(",".join(lines))
+        except (OSError, ValueError) as exc:
+            if not self._from_endpoint:
+                raise NacosUnavailableError(f"address server {url} gave no server list: {exc}") from None
+            log.warning("address server %s failed (%s); keeping %d known servers", url, exc, len(self._servers))
+            return
+        if not servers:
+            raise NacosUnavailableError(f"address server {url} listed no servers")
+        if servers != self._servers:
+            log.info("address server %s lists %s", url, ",".join(f"{h}:{p}" for h, p in servers))
+        self._servers, self._from_endpoint = servers, True
+        self._servers_read_at = time.monotonic()
+
     async def _connect_once(self) -> None:
+        await self._refresh_servers()
         host, port = self._servers[self._next % len(self._servers)]
         self._next += 1
         opts = self.options

@@ -24,10 +24,13 @@ class ClientOptions:
     """Connection settings of one Nacos client.
 
     ``server`` is ``host:port[,host:port...]`` of Nacos' HTTP port; gRPC is at that port plus
-    ``grpc_port_offset``. Timeouts are in seconds.
+    ``grpc_port_offset``. With ``endpoint`` (``host:port`` of an address server, as Nacos' clients
+    support), the list is read from ``http://endpoint{context_path}/serverlist`` and refreshed every 30 s.
+    Timeouts are in seconds.
     """
 
     server: str = DEFAULT_SERVER
+    endpoint: str | None = None  # address server: its /serverlist answer replaces ``server``
     namespace: str = "public"
     username: str | None = None
     password: str | None = field(default=None, repr=False)
@@ -53,10 +56,10 @@ class ClientOptions:
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
 
-    def servers(self) -> list[tuple[str, int]]:
+    def servers(self, listing: str | None = None) -> list[tuple[str, int]]:
         """The HTTP addresses as (host, port); ``host`` alone means port 8848."""
         result = []
-        for part in self.server.split(","):
+        for part in (listing if listing is not None else self.server).split(","):
             item = part.strip().removeprefix("http://").removeprefix("https://").rstrip("/")
             if not item:
                 continue
@@ -72,9 +75,15 @@ class ClientOptions:
             except ValueError:
                 raise ValueError(f"server {self.server!r}: {port_text!r} is not a port") from None
             if not host or not 0 < port < 65536:
-                raise ValueError(f"server {self.server!r}: {item!r} is not host:port")
+                raise ValueError(f"server {listing or self.server!r}: {item!r} is not host:port")
             result.append((host, port))
         return result
+
+    def endpoint_url(self) -> str | None:
+        if not self.endpoint:
+            return None
+        base = self.endpoint if "://" in self.endpoint else f"http://{self.endpoint}"
+        return f"{base.rstrip('/')}{self.context_path}/serverlist"
 
     @property
     def namespace_id(self) -> str:

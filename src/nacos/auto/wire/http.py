@@ -53,3 +53,10 @@ def login(
         return Token(token, int(ttl) if isinstance(ttl, int | float | str) and str(ttl).isdigit() else 18000)
     assert last is not None
     raise last
+
+
+def fetch_server_list(url: str, timeout: float, ssl_context: ssl.SSLContext | None = None) -> list[str]:
+    """An address server's answer: one ``host[:port]`` per line (Nacos' ``endpoint`` mode)."""
+    with urllib.request.urlopen(url, timeout=timeout, context=ssl_context) as answer:
+        text = answer.read().decode("utf-8")
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
