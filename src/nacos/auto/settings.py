@@ -66,6 +66,7 @@ class DiscoverySettings:
     retry_non_idempotent: bool = False
     outlier_failures: int = 3
     outlier_base_ejection_seconds: float = 5.0
+    canary: dict[str, str] = field(default_factory=dict)  # service -> "version=v2:10" (10 % of calls)
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,32 @@ class ShutdownSettings:
 
 
 @dataclass(frozen=True)
+class ConfigSettings:
+    """Which Nacos config documents ``nacos.auto.config`` loads into the running app.
+
+    ``shared`` / ``extension`` items are ``[GROUP/]DATA_ID[?format=F&refresh=false]`` strings (the
+    settings schema holds plain values only, and the same text works in ``NACOS_CONFIG_SHARED``).
+    """
+
+    enabled: bool = True
+    data_id: str | None = None  # default: {service.name}.{format}
+    group: str | None = None  # default: nacos.group
+    format: str = "yaml"
+    refresh: bool = True
+    profiles: tuple[str, ...] = ()  # each adds {service}-{profile}.{format}, later ones win
+    shared: tuple[str, ...] = ()
+    extension: tuple[str, ...] = ()
+    local_files: tuple[str, ...] = ()  # local documents, e.g. application.yaml
+    preference: str = "remote"  # who wins between remote documents and local_files
+    history_size: int = 20
+
+
+@dataclass(frozen=True)
 class NacosSettings:
     """Everything nacos-serving reads from ``nacos.yaml`` / ``NACOS_*`` / options."""
 
     server: str = "127.0.0.1:8848"
+    endpoint: str | None = None  # an address server listing the Nacos servers
     namespace: str = "public"
     group: str = "DEFAULT_GROUP"
     username: str | None = None
@@ -111,6 +134,7 @@ class NacosSettings:
     discovery: DiscoverySettings = field(default_factory=DiscoverySettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
     shutdown: ShutdownSettings = field(default_factory=ShutdownSettings)
+    config: ConfigSettings = field(default_factory=ConfigSettings)
 
     def client_options(self) -> ClientOptions:
         tls = None
@@ -118,6 +142,7 @@ class NacosSettings:
             tls = TlsOptions(self.tls.ca_file, self.tls.cert_file, self.tls.key_file, self.tls.server_name)
         return ClientOptions(
             server=self.server,
+            endpoint=self.endpoint,
             namespace=self.namespace,
             username=self.username,
             password=self.password,
@@ -141,6 +166,14 @@ _CHECKS: dict[str, Any] = {
     "service.weight": lambda v: 0 <= v <= 10000 or "expected a weight 0..10000",
     "shutdown.drain_seconds": lambda v: v >= 0 or "expected seconds >= 0",
     "discovery.retries": lambda v: v >= 0 or "expected a count >= 0",
+    "config.format": lambda v: (
+        v in ("yaml", "yml", "properties", "json", "toml", "text", "txt")
+        or "expected one of yaml, properties, json, toml, text"
+    ),
+    "config.preference": lambda v: v in ("remote", "local") or "expected remote or local",
+    "config.history_size": lambda v: 1 <= v <= 10000 or "expected a count 1..10000",
+    "config.shared": lambda v: all(item.strip() for item in v) or "expected [GROUP/]DATA_ID items",
+    "config.extension": lambda v: all(item.strip() for item in v) or "expected [GROUP/]DATA_ID items",
 }
 
 

@@ -168,14 +168,7 @@ class Connection:
     async def suspend(self) -> None:
         """Close the channel and stop maintaining it, keeping all redo state (before a fork)."""
         self._suspended = True
-        if self._hooks is not None:
-            self._hooks.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._drop()
+        await self._stop_tasks()
 
     def resume(self) -> None:
         """Connect again; the on-connected hooks redo everything (after a fork, in the parent)."""
@@ -184,6 +177,9 @@ class Connection:
 
     async def close(self) -> None:
         self._closing = True
+        await self._stop_tasks()
+
+    async def _stop_tasks(self) -> None:
         if self._hooks is not None:
             self._hooks.cancel()
         if self._task is not None:
@@ -248,13 +244,8 @@ class Connection:
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, but wake at once when the connection breaks."""
-        closed = self.current.closed.wait() if self.current is not None else asyncio.sleep(seconds)
-        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(closed)]
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        events = [self._wake] if self.current is None else [self._wake, self.current.closed]
+        await _wait_any(events, seconds)
         self._wake.clear()
         if self.current is not None and self.current.closed.is_set():
             self._connected.clear()
@@ -355,12 +346,7 @@ class Connection:
         self.start()
         if self._connected.is_set():
             return
-        waiters = [asyncio.ensure_future(self._connected.wait()), asyncio.ensure_future(self._auth_failed.wait())]
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await _wait_any([self._connected, self._auth_failed], timeout)
         if self._connected.is_set():
             return
         if self.auth_error is not None:
@@ -439,6 +425,16 @@ class Connection:
             "reconnects": self.reconnects,
             "last_error": self.last_error or None,
         }
+
+
+async def _wait_any(events: list[asyncio.Event], timeout: float) -> None:
+    """Return when any of ``events`` is set, or after ``timeout`` seconds."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
 
 
 class _Retry(Exception):
