@@ -131,12 +131,14 @@ def _run_demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from nacos.auto.config.cli import add_parser as add_config_parser
+
     parser = argparse.ArgumentParser(prog="nacos-serving", description="Nacos for Python services.")
     parser.add_argument("--version", action="version", version=f"nacos-serving {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _server_parser(sub)
     _demo_parser(sub)
-    __import__("nacos.auto.config.cli").auto.config.cli.add_parser(sub)
+    add_config_parser(sub)
     return parser
 
 
