@@ -42,3 +42,26 @@ def test_bad_values_name_file_line_and_key(tmp_path: Path, text: str, needle: st
     with pytest.raises(SettingsError) as caught:
         load_settings(environ={}, cwd=tmp_path)
     assert needle in str(caught.value)
+
+
+def test_shared_and_extension_items_may_be_mappings(tmp_path: Path) -> None:
+    (tmp_path / "nacos.yaml").write_text(
+        "nacos:\n"
+        "  config:\n"
+        "    shared:\n"
+        "      - {data_id: common.json, group: SHARED, format: json}\n"
+        "      - data_id: flags.properties\n"
+        "        refresh: false\n"
+        "    extension: [EXT/ext.yaml]\n"
+    )
+    settings = load_settings(environ={}, cwd=tmp_path)
+    assert settings.config.shared == ("SHARED/common.json?format=json", "flags.properties?refresh=false")
+    assert settings.config.extension == ("EXT/ext.yaml",)
+
+
+def test_mapping_items_with_unknown_keys_name_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "nacos.yaml"
+    path.write_text("nacos:\n  config:\n    shared:\n      - {data_id: a.json, grup: X}\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environ={}, cwd=tmp_path)
+    assert str(caught.value).startswith(f"{path}:3: nacos.config.shared: unknown key 'grup'")

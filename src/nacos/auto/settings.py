@@ -95,8 +95,9 @@ class ShutdownSettings:
 class ConfigSettings:
     """Which Nacos config documents ``nacos.auto.config`` loads into the running app.
 
-    ``shared`` / ``extension`` items are ``[GROUP/]DATA_ID[?format=F&refresh=false]`` strings (the
-    settings schema holds plain values only, and the same text works in ``NACOS_CONFIG_SHARED``).
+    ``shared`` / ``extension`` items are mappings (``{data_id, group, format, refresh}``) or the short
+    form ``[GROUP/]DATA_ID[?format=F&refresh=false]``, which also works in ``NACOS_CONFIG_SHARED``;
+    both are kept in the short form.
     """
 
     enabled: bool = True
@@ -384,12 +385,39 @@ def find_config_file(cwd: Path | None = None, environ: Mapping[str, str] | None 
     return None
 
 
+def _document_item(item: Any) -> Any:
+    """A ``{data_id, group, format, refresh}`` mapping as the ``GROUP/DATA_ID?...`` short form."""
+    if not isinstance(item, dict):
+        return item
+    unknown = sorted(set(map(str, item)) - {"data_id", "group", "format", "refresh"})
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r} in {_describe(item)} (data_id, group, format, refresh)")
+    data_id = item.get("data_id")
+    if not isinstance(data_id, str) or not data_id.strip():
+        raise ValueError(f"expected a data_id in {_describe(item)}")
+    text = f"{item['group']}/{data_id}" if item.get("group") else data_id
+    options = []
+    if item.get("format") is not None:
+        options.append(f"format={item['format']}")
+    if item.get("refresh") is not None:
+        refresh = _convert(bool, item["refresh"], True)
+        options.append(f"refresh={'true' if refresh else 'false'}")
+    return f"{text}?{'&'.join(options)}" if options else text
+
+
+#: Settings whose list items may be written as mappings in nacos.yaml, and how to flatten them.
+_ITEM_FORMS: dict[str, Any] = {"config.shared": _document_item, "config.extension": _document_item}
+
+
 def _build(layers: list[_Layer]) -> NacosSettings:
     schema = _schema_keys()
     merged: dict[str, Any] = {}
     for layer in layers:
         for key, raw in layer.values.items():
             try:
+                form = _ITEM_FORMS.get(key)
+                if form is not None and isinstance(raw, list):
+                    raw = [form(item) for item in raw]
                 value = _convert(schema[key], raw, layer.from_text)
                 check = _CHECKS.get(key)
                 if check is not None and value is not None:
