@@ -25,7 +25,8 @@ class Inbox:
 
     async def __call__(self, request: models.Request) -> models.Response | None:
         self.requests.append(request)
-        if self.delay_first and len(self.of(type(request))) == 1:
+        first_notice = isinstance(request, models.ConfigChangeNotifyRequest) and len(self.of(type(request))) == 1
+        if self.delay_first and first_notice:
             await asyncio.sleep(self.delay_first)  # too slow: the server must retry
         return None
 
