@@ -132,6 +132,8 @@ def _run_demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from nacos.auto.config.cli import add_parser as add_config_parser
+    from nacos.auto.registration.instance import add_parser as add_instance_parser
+    from nacos.auto.registration.launcher import add_parser as add_run_parser
 
     parser = argparse.ArgumentParser(prog="nacos-serving", description="Nacos for Python services.")
     parser.add_argument("--version", action="version", version=f"nacos-serving {__version__}")
@@ -139,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     _server_parser(sub)
     _demo_parser(sub)
     add_config_parser(sub)
+    add_run_parser(sub)
+    add_instance_parser(sub)
     return parser
 
 

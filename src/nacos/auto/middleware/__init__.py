@@ -1,0 +1,1 @@
+"""WSGI and ASGI middleware that register the serving process in Nacos (see ``nacos.auto.registration``)."""

@@ -1,0 +1,81 @@
+"""Django (examples/django, import trigger in settings.py) under runserver, gunicorn and uvicorn."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from test_registration_support import (
+    EXAMPLES,
+    app_env,
+    free_port,
+    gunicorn,
+    hosts,
+    python,
+    reachable,
+    started,
+    stop,
+    wait_gone,
+)
+from test_registration_support import wait_hosts as wait
+
+from nacos.auto.testing import EmbeddedRegistry
+
+pytestmark = pytest.mark.timeout(60)
+DJANGO = EXAMPLES / "django"
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[EmbeddedRegistry]:
+    with EmbeddedRegistry() as reg:
+        yield reg
+
+
+def check_one(registry: EmbeddedRegistry, service: str, port: int, proc: object, settle: float = 0.8) -> None:
+    [instance] = wait(registry.base_url, service, 1, proc=proc)
+    assert (instance["ip"], instance["port"]) == ("127.0.0.1", port)
+    assert instance["metadata"]["framework"] == "django"
+    assert reachable("127.0.0.1", port) == "inventory-service"
+    time.sleep(settle)
+    assert len(hosts(registry.base_url, service)) == 1
+
+
+def test_runserver_with_autoreloader(registry: EmbeddedRegistry) -> None:
+    port, service = free_port(), "django-runserver"
+    with started(python("manage.py", "runserver", f"127.0.0.1:{port}"), app_env(registry, service), DJANGO) as proc:
+        check_one(registry, service, port, proc)
+        stop(proc, signal.SIGTERM, group=True)
+        wait_gone(registry.base_url, service, 1.0)
+
+
+def test_runserver_kill9_drops_instance(registry: EmbeddedRegistry) -> None:
+    port, service = free_port(), "django-kill"
+    cmd = python("manage.py", "runserver", "--noreload", f"127.0.0.1:{port}")
+    with started(cmd, app_env(registry, service), DJANGO) as proc:
+        wait(registry.base_url, service, 1, proc=proc)
+        proc.kill()
+        wait_gone(registry.base_url, service, 3.0)
+
+
+def test_gunicorn_project_wsgi(registry: EmbeddedRegistry) -> None:
+    port, service = free_port(), "django-gunicorn"
+    cmd = gunicorn("-w", "4", "-b", f"127.0.0.1:{port}", "project.wsgi")
+    with started(cmd, app_env(registry, service), DJANGO) as proc:
+        check_one(registry, service, port, proc)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        wait_gone(registry.base_url, service, 1.0)
+        assert time.monotonic() - sent < 1.0
+        assert "Shutting down: Master" in proc.communicate(timeout=10)[0]
+
+
+def test_uvicorn_project_asgi(registry: EmbeddedRegistry) -> None:
+    port, service = free_port(), "django-uvicorn"
+    cmd = python("-m", "uvicorn", "project.asgi:application", "--port", str(port))
+    with started(cmd, app_env(registry, service), DJANGO) as proc:
+        check_one(registry, service, port, proc, settle=0.2)
+        proc.send_signal(signal.SIGTERM)
+        wait_gone(registry.base_url, service, 1.0)
+        assert "Application shutdown complete" in proc.communicate(timeout=5)[0]
