@@ -44,29 +44,13 @@ from typing import Any
 from nacos.auto.client import ClientOptions, Instance, NacosClient, ServiceSnapshot
 from nacos.auto.testing import EmbeddedRegistry
 
+from _stats import loadavg, log, ms, percentile
+
 TARGET_P99_MS = 50.0
 SERVICE = "bench-push-latency"
 IP = "10.42.0.1"
 ANCHOR_PORT = 9
 FIRST_PORT = 20_000
-
-_T0 = time.monotonic()
-
-
-def log(message: str) -> None:
-    print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return None
-    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
-    return sorted_values[rank - 1]
-
-
-def ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000.0, 3)
 
 
 def summary(values: list[float]) -> dict[str, float | None]:
@@ -78,10 +62,6 @@ def summary(values: list[float]) -> dict[str, float | None]:
         "max": ms(ordered[-1] if ordered else None),
         "mean": ms(sum(ordered) / len(ordered) if ordered else None),
     }
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 class Seen:

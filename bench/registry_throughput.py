@@ -46,30 +46,14 @@ from nacos.auto.testing import EmbeddedRegistry
 from nacos.auto.wire import models
 from nacos.auto.wire.grpc import GrpcConnection
 
+from _stats import loadavg, log, ms, percentile
+
 TARGET_REGISTER_OPS = 2000.0
 TARGET_PUSH_P99_MS = 50.0
 TARGET_RSS_MB = 150.0
 
-_T0 = time.monotonic()
-
-
-def log(message: str) -> None:
-    print(f"[{time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
-
 
 # --------------------------------------------------------------------------- helpers
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return None
-    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
-    return sorted_values[rank - 1]
-
-
-def ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000.0, 3)
 
 
 def proc_status(pid: int) -> dict[str, str]:
@@ -98,10 +82,6 @@ def nap(seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:
         time.sleep(min(left, 0.1))
-
-
-def loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def bounded(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
