@@ -1,6 +1,7 @@
 """Plain Flask app, registered by the launcher without a line of Nacos code:
 
     python -m nacos.auto.registration --nacos-server 127.0.0.1:8848 --service-name user-service \
+           --service-ip 127.0.0.1 \
            --service-port 8000 app.py --port 8000
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -70,10 +71,11 @@ def test_binds_loopback_only_by_default() -> None:
 
 def test_demo_runs_and_narrates() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "nacos.auto.cli", "demo"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "nacos.auto.cli", "demo"], capture_output=True, text=True, timeout=120
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "registered 127.0.0.1:8002 -> pushed" in out
-    assert "instance removed and pushed" in out
-    assert "listener notified" in out and "'greeting: hi there'" in out
+    assert "registered via the launcher" in out and "registered via the import trigger" in out
+    assert re.search(r"user-service@:\d+ 10, user-service@:\d+ 10\s+\(round robin; 0 failed\)", out), out
+    assert re.search(r"picked it up without a restart .*greeting='bonjour'.*greeting='bonjour'", out), out
+    assert re.search(r"^\s+0 failed of [1-9]\d* calls$", out, re.M), out

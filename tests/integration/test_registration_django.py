@@ -7,6 +7,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
+
+from nacos.auto.testing import EmbeddedRegistry
+
 from test_registration_support import (
     EXAMPLES,
     app_env,
@@ -20,8 +23,6 @@ from test_registration_support import (
     wait_gone,
 )
 from test_registration_support import wait_hosts as wait
-
-from nacos.auto.testing import EmbeddedRegistry
 
 pytestmark = pytest.mark.timeout(60)
 DJANGO = EXAMPLES / "django"

@@ -14,6 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from nacos.auto.testing import EmbeddedRegistry
+
 from test_registration_support import (
     EXAMPLES,
     app_env,
@@ -27,8 +30,6 @@ from test_registration_support import (
     wait_gone,
     wait_hosts,
 )
-
-from nacos.auto.testing import EmbeddedRegistry
 
 pytestmark = pytest.mark.timeout(60)
 FLASK = EXAMPLES / "flask"
