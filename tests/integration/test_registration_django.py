@@ -20,6 +20,7 @@ from test_registration_support import (
     reachable,
     started,
     stop,
+    wait_for,
     wait_gone,
 )
 from test_registration_support import wait_hosts as wait
@@ -80,3 +81,35 @@ def test_uvicorn_project_asgi(registry: EmbeddedRegistry) -> None:
         proc.send_signal(signal.SIGTERM)
         wait_gone(registry.base_url, service, 1.0)
         assert "Application shutdown complete" in proc.communicate(timeout=5)[0]
+
+
+def test_launcher_serves_a_django_project_without_nacos_code(registry: EmbeddedRegistry) -> None:
+    port, service = free_port(), "django-launcher"
+    cmd = python("-m", "nacos.auto.registration", "--service-port", str(port), "project.wsgi_plain:application")
+    with started(cmd, app_env(registry, service), DJANGO) as proc:
+        [instance] = wait(registry.base_url, service, 1, proc=proc)
+        assert (instance["ip"], instance["port"]) == ("127.0.0.1", port)
+        assert reachable("127.0.0.1", port) == "inventory-service"
+        proc.send_signal(signal.SIGTERM)
+        wait_gone(registry.base_url, service, 1.0)
+
+
+def test_gunicorn_django_with_the_wsgi_middleware(registry: EmbeddedRegistry) -> None:
+    port, service = free_port(), "django-middleware"
+    cmd = gunicorn("-w", "2", "-b", f"127.0.0.1:{port}", "project.wsgi_middleware")
+    env = app_env(registry, service)
+    with started(cmd, env, DJANGO) as proc:
+        # the middleware registers when the server is up, by the first request at the latest
+        def serving() -> bool:
+            try:
+                return reachable("127.0.0.1", port) == "inventory-service"
+            except OSError:
+                return False
+
+        wait_for(serving, 15, "gunicorn to serve", proc)
+        [instance] = wait(registry.base_url, "inventory-service", 1, proc=proc)
+        assert (instance["ip"], instance["port"]) == ("127.0.0.1", port)
+        time.sleep(0.5)
+        assert len(hosts(registry.base_url, "inventory-service")) == 1
+        proc.send_signal(signal.SIGTERM)
+        wait_gone(registry.base_url, "inventory-service", 1.0)
