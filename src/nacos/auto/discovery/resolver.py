@@ -28,7 +28,7 @@ from nacos.auto.client import Instance, NacosClient, ServiceSnapshot
 from nacos.auto.discovery.balancer import STRATEGIES, Balancer
 from nacos.auto.discovery.errors import NoAvailableInstanceError
 from nacos.auto.discovery.outlier import OutlierDetector
-from nacos.auto.discovery.retry import RetryBudget, RetryPolicy
+from nacos.auto.discovery.retry import Attempts, RetryBudget, RetryPolicy
 from nacos.auto.discovery.routing import Canary, Candidates, Pool, as_match, canaries
 
 if TYPE_CHECKING:
@@ -407,6 +407,18 @@ class Resolver:
         if target.service not in self._snapshots:
             await self.asnapshot(target.service)
         return self.resolve(url, strategy=strategy, route=route, exclude=exclude)
+
+    def attempts(
+        self, chosen: Resolution, url: str, method: str, strategy: str | None = None, route: Route = None
+    ) -> Attempts:
+        """The retry state of a call that starts on ``chosen`` (see :class:`~.retry.Attempts`)."""
+        return Attempts(
+            chosen,
+            method,
+            self.retry,
+            self.report,
+            lambda tried: self.resolve(url, strategy=strategy, route=route, exclude=tried),
+        )
 
     def resolve_target(
         self,

@@ -11,7 +11,12 @@ from __future__ import annotations
 import enum
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nacos.auto.discovery.resolver import Resolution
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
@@ -83,3 +88,56 @@ class RetryPolicy:
         if attempt <= 0:
             return 0.0
         return random.uniform(0.0, min(self.backoff_cap, self.backoff_base * (2**attempt)))
+
+
+class Attempts:
+    """The retry state of one call: which instance now, which were tried, what to do with an outcome.
+
+    Every adapter runs the same loop around its library's send: send to :attr:`chosen`; on an error ask
+    :meth:`failed`, on a response ask :meth:`finished`; if the call goes on, wait :meth:`pause` and move
+    to another instance with :meth:`move_on`. Outcomes are reported to the resolver (outlier ejection,
+    in-flight counts) here, so no adapter can forget to.
+    """
+
+    __slots__ = ("_choose", "_report", "attempt", "chosen", "method", "policy", "tried")
+
+    def __init__(
+        self,
+        chosen: Resolution,
+        method: str,
+        policy: RetryPolicy,
+        report: Callable[[Resolution, bool], None],
+        choose: Callable[[list[tuple[str, int]]], Resolution | None],
+    ) -> None:
+        self.chosen = chosen
+        self.method = method
+        self.policy = policy
+        self._report = report
+        self._choose = choose  # another instance, excluding those tried
+        self.attempt = 0
+        self.tried: list[tuple[str, int]] = []
+        policy.budget.deposit()
+
+    def failed(self, failure: Failure) -> bool:
+        """The send raised: True if the call should go on to another instance (else re-raise)."""
+        self._report(self.chosen, False)
+        return self.policy.should_retry(self.attempt, self.method, failure)
+
+    def finished(self, status: int) -> bool:
+        """A response came: True if it is the answer (a success, or a failure not worth retrying)."""
+        if status not in self.policy.retry_on_status:
+            self._report(self.chosen, True)
+            return True
+        self._report(self.chosen, False)
+        return not self.policy.should_retry(self.attempt, self.method, Failure.STATUS)
+
+    def pause(self) -> float:
+        """Seconds to wait before the next attempt (the first retry goes at once)."""
+        self.tried.append(self.chosen.key)
+        self.attempt += 1
+        return self.policy.backoff(self.attempt - 1)
+
+    def move_on(self) -> Resolution:
+        """Pick another instance (or the same one when no other is left)."""
+        self.chosen = self._choose(self.tried) or self.chosen
+        return self.chosen

@@ -69,36 +69,27 @@ class NacosMiddleware:
         if chosen is None:  # not a service host: on down the chain, untouched
             return await handler(request)
         rewrite_host = request.headers.get(hdrs.HOST) == original.host_port_subcomponent
-        policy = resolver.retry
-        policy.budget.deposit()
-        tried: list[tuple[str, int]] = []
-        attempt = 0
+        attempts = resolver.attempts(chosen, url, request.method, strategy, route)
         while True:
+            chosen = attempts.chosen
             request.url = self._url(chosen.url)
             if rewrite_host:
                 request.headers[hdrs.HOST] = f"{chosen.instance.ip}:{chosen.instance.port}"
             try:
                 response = await handler(request)
             except _aiohttp.ClientConnectionError as exc:
-                resolver.report(chosen, False)
                 failure = Failure.CONNECT if isinstance(exc, _CONNECT_ERRORS) else Failure.READ
-                if not policy.should_retry(attempt, request.method, failure):
+                if not attempts.failed(failure):
                     raise
             else:
-                if response.status not in policy.retry_on_status:
-                    resolver.report(chosen, True)
-                    return response
-                resolver.report(chosen, False)
-                if not policy.should_retry(attempt, request.method, Failure.STATUS):
+                if attempts.finished(response.status):
                     return response
                 response.release()
-            tried.append(chosen.key)
-            attempt += 1
-            pause = policy.backoff(attempt - 1)
+            pause = attempts.pause()
             if pause:
                 await asyncio.sleep(pause)
             try:
-                chosen = resolver.resolve(url, strategy=strategy, route=route, exclude=tried) or chosen
+                attempts.move_on()
             except _errors.NoAvailableInstanceError as exc:
                 raise NoAvailableInstanceError.from_core(exc) from exc
 

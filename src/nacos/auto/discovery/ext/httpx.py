@@ -129,33 +129,23 @@ class NacosTransport(_Discovery, _httpx.BaseTransport):
         if chosen is None:  # not a service host: the inner transport, untouched
             return self.transport.handle_request(request)
         original_host = request.headers.get("Host")
-        policy = resolver.retry
-        policy.budget.deposit()
-        tried: list[tuple[str, int]] = []
-        attempt = 0
+        attempts = resolver.attempts(chosen, url, request.method, strategy, route)
         while True:
-            self.point(request, original_host, chosen)
+            self.point(request, original_host, attempts.chosen)
             try:
                 response = self.transport.handle_request(request)
             except _RETRYABLE as exc:
-                resolver.report(chosen, False)
-                if not policy.should_retry(attempt, request.method, _failure_of(exc)):
+                if not attempts.failed(_failure_of(exc)):
                     raise
             else:
-                if response.status_code not in policy.retry_on_status:
-                    resolver.report(chosen, True)
-                    return response
-                resolver.report(chosen, False)
-                if not policy.should_retry(attempt, request.method, Failure.STATUS):
+                if attempts.finished(response.status_code):
                     return response
                 response.close()
-            tried.append(chosen.key)
-            attempt += 1
-            pause = policy.backoff(attempt - 1)
+            pause = attempts.pause()
             if pause:
                 time.sleep(pause)
             try:
-                chosen = resolver.resolve(url, strategy=strategy, route=route, exclude=tried) or chosen
+                attempts.move_on()
             except _errors.NoAvailableInstanceError as exc:
                 raise NoAvailableInstanceError.from_core(exc, request) from exc
 
@@ -188,33 +178,23 @@ class AsyncNacosTransport(_Discovery, _httpx.AsyncBaseTransport):
         if chosen is None:  # not a service host: the inner transport, untouched
             return await self.transport.handle_async_request(request)
         original_host = request.headers.get("Host")
-        policy = resolver.retry
-        policy.budget.deposit()
-        tried: list[tuple[str, int]] = []
-        attempt = 0
+        attempts = resolver.attempts(chosen, url, request.method, strategy, route)
         while True:
-            self.point(request, original_host, chosen)
+            self.point(request, original_host, attempts.chosen)
             try:
                 response = await self.transport.handle_async_request(request)
             except _RETRYABLE as exc:
-                resolver.report(chosen, False)
-                if not policy.should_retry(attempt, request.method, _failure_of(exc)):
+                if not attempts.failed(_failure_of(exc)):
                     raise
             else:
-                if response.status_code not in policy.retry_on_status:
-                    resolver.report(chosen, True)
-                    return response
-                resolver.report(chosen, False)
-                if not policy.should_retry(attempt, request.method, Failure.STATUS):
+                if attempts.finished(response.status_code):
                     return response
                 await response.aclose()
-            tried.append(chosen.key)
-            attempt += 1
-            pause = policy.backoff(attempt - 1)
+            pause = attempts.pause()
             if pause:
                 await asyncio.sleep(pause)
             try:
-                chosen = resolver.resolve(url, strategy=strategy, route=route, exclude=tried) or chosen
+                attempts.move_on()
             except _errors.NoAvailableInstanceError as exc:
                 raise NoAvailableInstanceError.from_core(exc, request) from exc
 

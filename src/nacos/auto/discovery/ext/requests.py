@@ -143,34 +143,23 @@ class NacosAdapter(HTTPAdapter):
             raise NoAvailableInstanceError.from_core(exc, request) from exc
         if chosen is None:  # not a service host: the stock adapter, untouched
             return super().send(request, stream, timeout, verify, cert, proxies)
-        method = request.method or "GET"
-        policy = resolver.retry
-        policy.budget.deposit()
-        tried: list[tuple[str, int]] = []
-        attempt = 0
+        attempts = resolver.attempts(chosen, url, request.method or "GET", strategy, route)
         while True:
-            request.url = chosen.url
+            request.url = attempts.chosen.url
             try:
                 response = super().send(request, stream, timeout, verify, cert, proxies)
             except (ConnectionError, ReadTimeout) as exc:
-                resolver.report(chosen, False)
-                if not policy.should_retry(attempt, method, _failure_of(exc)):
+                if not attempts.failed(_failure_of(exc)):
                     raise
             else:
-                if response.status_code not in policy.retry_on_status:
-                    resolver.report(chosen, True)
-                    return response
-                resolver.report(chosen, False)
-                if not policy.should_retry(attempt, method, Failure.STATUS):
+                if attempts.finished(response.status_code):
                     return response
                 response.close()
-            tried.append(chosen.key)
-            attempt += 1
-            pause = policy.backoff(attempt - 1)
+            pause = attempts.pause()
             if pause:
                 time.sleep(pause)
             try:
-                chosen = resolver.resolve(url, strategy=strategy, route=route, exclude=tried) or chosen
+                attempts.move_on()
             except _errors.NoAvailableInstanceError as exc:
                 raise NoAvailableInstanceError.from_core(exc, request) from exc
 

@@ -147,35 +147,26 @@ class NacosHandler(urllib.request.AbstractHTTPHandler):
             return None  # not a service: the stock handler opens it
         method = req.get_method()
         original_host = req.unredirected_hdrs.get("Host")
-        policy = resolver.retry
-        policy.budget.deposit()
-        tried: list[tuple[str, int]] = []
-        attempt = 0
+        attempts = resolver.attempts(chosen, url, method, strategy, route)
         while True:
+            chosen = attempts.chosen
             req.full_url = chosen.url
             if original_host is not None:
                 req.add_unredirected_header("Host", f"{chosen.instance.ip}:{chosen.instance.port}")
             try:
                 response = self._send(req, chosen.url.startswith("https:"), chosen.instance.ip, chosen.instance.port)
             except OSError as exc:  # URLError, and the bare errors of reading a response
-                resolver.report(chosen, False)
-                if not policy.should_retry(attempt, method, _failure_of(exc)):
+                if not attempts.failed(_failure_of(exc)):
                     raise
             else:
-                if response.status not in policy.retry_on_status:
-                    resolver.report(chosen, True)
-                    return response
-                resolver.report(chosen, False)
-                if not policy.should_retry(attempt, method, Failure.STATUS):
+                if attempts.finished(response.status):
                     return response
                 response.close()
-            tried.append(chosen.key)
-            attempt += 1
-            pause = policy.backoff(attempt - 1)
+            pause = attempts.pause()
             if pause:
                 time.sleep(pause)
             try:
-                chosen = resolver.resolve(url, strategy=strategy, route=route, exclude=tried) or chosen
+                attempts.move_on()
             except _errors.NoAvailableInstanceError as exc:
                 raise NoAvailableInstanceError.from_core(exc) from exc
 
