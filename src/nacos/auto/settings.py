@@ -24,6 +24,7 @@ from typing import Any, Union
 import yaml
 
 from nacos.auto.client.options import ClientOptions, TlsOptions
+from nacos.auto.yamldoc import load_with_lines
 
 CONFIG_FILE_NAMES = ("nacos.yaml", "nacos.yml")
 STRATEGIES = ("round_robin", "random", "weighted", "least_outstanding")
@@ -298,14 +299,6 @@ def _sections(cls: type[Any] = NacosSettings, prefix: str = "") -> set[str]:
     return found
 
 
-def _line_map(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = f"{path}.{key_node.value}" if path else str(key_node.value)
-            lines[key] = key_node.start_mark.line + 1
-            _line_map(value_node, key, lines)
-
-
 def load_file(path: Path) -> _Layer:
     """Read a ``nacos.yaml``: the ``nacos:`` mapping, checked for unknown keys."""
     layer = _Layer()
@@ -314,12 +307,7 @@ def load_file(path: Path) -> _Layer:
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        data, lines = load_with_lines(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}" if mark else str(path)
@@ -328,9 +316,6 @@ def load_file(path: Path) -> _Layer:
         raise SettingsError(f"{path}: invalid YAML: {exc}") from None
     if data is None:
         return layer
-    lines: dict[str, int] = {}
-    if node is not None:
-        _line_map(node, "", lines)
     if not isinstance(data, dict) or "nacos" not in data:
         raise SettingsError(f"{path}:1: expected a top-level 'nacos:' mapping")
     extra = sorted(str(k) for k in data if k != "nacos")

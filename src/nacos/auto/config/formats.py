@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from nacos.auto.yamldoc import load_with_lines
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -73,22 +75,9 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _yaml_lines(node: yaml.Node, path: str, lines: dict[str, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = f"{path}.{key_node.value}" if path else str(key_node.value)
-            lines[key] = key_node.start_mark.line + 1
-            _yaml_lines(value_node, key, lines)
-
-
 def _parse_yaml(text: str, source: str) -> Parsed:
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        data, lines = load_with_lines(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise FormatError(
@@ -100,9 +89,6 @@ def _parse_yaml(text: str, source: str) -> Parsed:
         return Parsed({})
     if not isinstance(data, dict):
         raise FormatError(source, f"expected a mapping at the top, got {type(data).__name__}", 1)
-    lines: dict[str, int] = {}
-    if node is not None:
-        _yaml_lines(node, "", lines)
     return Parsed(flatten({str(k): v for k, v in data.items()}), lines)
 
 
