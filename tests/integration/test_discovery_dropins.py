@@ -6,6 +6,7 @@ Calls are made one after another, so round robin must spread them exactly evenly
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import collections
 import json
@@ -40,21 +41,23 @@ from nacos.auto.testing import EmbeddedRegistry
 Answer = tuple[int, dict[str, Any]]  # status, JSON body
 
 
-class Driver:
+class Driver(abc.ABC):
     """Makes ``count`` calls in a row with one drop-in; returns the answers and the errors raised."""
 
     name = ""
     connection_error: type[BaseException] = Exception
 
+    @abc.abstractmethod
     def batch(
         self, url: str, count: int, method: str = "GET", headers: dict[str, str] | None = None
     ) -> tuple[list[Answer], list[BaseException]]:
-        raise NotImplementedError
+        """Implemented by each drop-in's driver."""
 
 
 class SyncDriver(Driver):
+    @abc.abstractmethod
     def call(self, url: str, method: str, headers: dict[str, str]) -> Answer:
-        raise NotImplementedError
+        """Implemented by each drop-in's driver."""
 
     def batch(
         self, url: str, count: int, method: str = "GET", headers: dict[str, str] | None = None
@@ -132,14 +135,17 @@ class UrllibModule(SyncDriver):
 
 
 class AsyncDriver(Driver):
+    @abc.abstractmethod
     async def open(self) -> Any:
-        raise NotImplementedError
+        """Implemented by each drop-in's driver."""
 
+    @abc.abstractmethod
     async def acall(self, handle: Any, url: str, method: str, headers: dict[str, str]) -> Answer:
-        raise NotImplementedError
+        """Implemented by each drop-in's driver."""
 
+    @abc.abstractmethod
     async def close(self, handle: Any) -> None:
-        raise NotImplementedError
+        """Implemented by each drop-in's driver."""
 
     def batch(
         self, url: str, count: int, method: str = "GET", headers: dict[str, str] | None = None
